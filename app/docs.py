@@ -1,0 +1,98 @@
+"""OpenAPI prose and examples, written to read like the published reference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LIST_DESCRIPTION = """\
+List the sync configurations of a bucket, newest first.
+
+All filters in the body are optional and combined with AND logic; an empty body
+(or `{}`, or `null`) returns every sync configuration of the bucket.
+
+**Use cases**
+- Find all syncs for a specific connection (`connection_id`)
+- List only active or paused syncs (`is_active`)
+- Filter by status to find failed syncs (`status`, any case: `"failed"` = `"FAILED"`)
+
+**Pagination**: `limit` (alias `page_size`, 1–1000, default 10) with `offset`
+(0–10000) or `page`; or follow `pagination.next_cursor` with `cursor` (aliases
+`next_cursor`, `after`) — a cursor walk never skips or repeats a row, however
+the bucket changes meanwhile. `total` is always the exact number of matches.
+
+```bash
+curl --request POST \\
+  --url http://127.0.0.1:8000/v1/buckets/{bucket_id}/syncs/list \\
+  --header 'Authorization: Bearer sk_...' \\
+  --header 'Content-Type: application/json' \\
+  --header 'X-Namespace: default' \\
+  --data '{"connection_id": "conn_abc123", "status": "pending", "is_active": true}'
+```
+"""
+
+LIST_BODY_EXAMPLES: dict[str, Any] = {
+    "published": {
+        "summary": "The published example",
+        "value": {"connection_id": "conn_abc123", "status": "pending", "is_active": True},
+    },
+    "failed": {"summary": "Failed syncs", "value": {"status": "FAILED"}},
+    "paused": {"summary": "Paused or disabled syncs", "value": {"is_active": False}},
+    "all": {"summary": "Everything in the bucket", "value": {}},
+}
+
+CREATE_DESCRIPTION = """\
+Create a sync configuration that ties a storage connection to this bucket.
+
+`connection_id` and `source_path` are required; the connection must belong to
+your organization. `sync_mode` accepts `continuous` (alias `scheduled`) and
+`initial_only` (alias `one_time`), in any case. Returns the new configuration
+(HTTP 200, like the hosted API).
+"""
+
+CREATE_BODY_EXAMPLES: dict[str, Any] = {
+    "s3": {
+        "summary": "Watch an S3 prefix for videos",
+        "value": {
+            "connection_id": "conn_abc123",
+            "source_path": "my-bucket/videos/",
+            "sync_mode": "continuous",
+            "polling_interval_seconds": 300,
+            "file_filters": {"include_patterns": ["*.mp4", "*.mov"]},
+            "metadata": {"team": "marketing"},
+        },
+    },
+    "minimal": {
+        "summary": "Only the required keys",
+        "value": {"connection_id": "conn_abc123", "source_path": "/"},
+    },
+}
+
+UPDATE_DESCRIPTION = """\
+Partially update a sync configuration: only the keys sent change. `metadata`,
+`file_filters`, `schema_mapping` and `provider_filters` replace the stored value
+(they are not merged). `updated_at` moves on every update; `created_at` never.
+"""
+
+UPDATE_BODY_EXAMPLES: dict[str, Any] = {
+    "tune": {"summary": "Poll less often", "value": {"polling_interval_seconds": 3600}},
+    "describe": {
+        "summary": "Describe and tag",
+        "value": {"description": "Nightly video import", "metadata": {"owner": "media"}},
+    },
+}
+
+PAUSE_DESCRIPTION = """\
+Pause a sync: `paused=true`, `is_active=false`, `status=SUSPENDED`, with the time,
+the reason (optional body `{"reason": "…"}`) and the user who paused it.
+Pausing a paused sync changes nothing.
+"""
+
+PAUSE_BODY_EXAMPLES: dict[str, Any] = {
+    "reason": {"summary": "With a reason", "value": {"reason": "maintenance window"}},
+    "none": {"summary": "No body", "value": None},
+}
+
+RESUME_DESCRIPTION = """\
+Resume a sync: `paused=false`, `is_active=true`, `status=ACTIVE`, pause fields
+cleared and `next_sync_at` set to now. Resuming a running sync changes nothing.
+"""
