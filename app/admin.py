@@ -25,14 +25,15 @@ from app.models import (
     Organization,
     StorageConnection,
     User,
+    table_of,
 )
 
-organizations = Organization.__table__
-users = User.__table__
-api_keys = ApiKey.__table__
-namespaces = Namespace.__table__
-buckets = Bucket.__table__
-connections = StorageConnection.__table__
+organizations = table_of(Organization)
+users = table_of(User)
+api_keys = table_of(ApiKey)
+namespaces = table_of(Namespace)
+buckets = table_of(Bucket)
+connections = table_of(StorageConnection)
 
 
 @dataclass(frozen=True)
@@ -80,17 +81,21 @@ async def create_api_key(conn: AsyncConnection, organization_id: str, name: str)
 
 async def revoke_api_key(conn: AsyncConnection, prefix_or_id: str) -> str:
     """Revoke one key by id or by prefix; returns its id. An ambiguous prefix is refused."""
-    matches = (
-        await conn.execute(
-            select(api_keys.c.key_id).where(
-                or_(
-                    api_keys.c.key_id == prefix_or_id,
-                    api_keys.c.key_prefix == prefix_or_id[: ids.API_KEY_PREFIX_LENGTH],
-                ),
-                api_keys.c.revoked_at.is_(None),
+    matches: list[str] = list(
+        (
+            await conn.execute(
+                select(api_keys.c.key_id).where(
+                    or_(
+                        api_keys.c.key_id == prefix_or_id,
+                        api_keys.c.key_prefix == prefix_or_id[: ids.API_KEY_PREFIX_LENGTH],
+                    ),
+                    api_keys.c.revoked_at.is_(None),
+                )
             )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if not matches:
         raise NotFoundError.of("api_key", prefix_or_id)
     if len(matches) > 1:

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Body, Query
 from fastapi import Path as PathParam
 from starlette.responses import Response
 
+from app import docs
 from app.auth import CurrentScope, Db
-from app.errors import NotFoundError, ValidationFailedError
+from app.errors import NotFoundError
 from app.ids import new_sync_config_id
 from app.pagination import (
     MAX_LIMIT,
@@ -36,7 +37,6 @@ from app.schemas import (
     SyncListResponse,
     is_storable_text,
 )
-from app import docs
 
 router = APIRouter(prefix="/v1/buckets/{bucket_id}/syncs", tags=["Bucket Syncs"])
 

@@ -88,7 +88,7 @@ async def seed_bucket(
 
 
 async def _seed_connections(conn: AsyncConnection, organization_id: str, wanted: int) -> list[str]:
-    existing = list(
+    existing: list[str] = list(
         (
             await conn.execute(
                 select(admin.connections.c.connection_id)

@@ -106,8 +106,8 @@ def serve(
             f"  --header 'Authorization: Bearer {created['api_key']}' \\\n"
             "  --header 'Content-Type: application/json' \\\n"
             "  --header 'X-Namespace: default' \\\n"
-            "  --data '{\"connection_id\": \"conn_abc123\", \"status\": \"pending\", "
-            "\"is_active\": true}'"
+            '  --data \'{"connection_id": "conn_abc123", "status": "pending", '
+            '"is_active": true}\''
         )
         _emit(
             as_json,
@@ -177,9 +177,7 @@ def buckets_create(
     bucket_id, namespace_id = _in_transaction(
         lambda c: admin.create_bucket(c, org, namespace, name)
     )
-    _emit(
-        as_json, {"bucket_id": bucket_id, "name": name, "namespace_id": namespace_id}, bucket_id
-    )
+    _emit(as_json, {"bucket_id": bucket_id, "name": name, "namespace_id": namespace_id}, bucket_id)
 
 
 @connections.command("create")

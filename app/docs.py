@@ -15,8 +15,8 @@ All filters in the body are optional and combined with AND logic; an empty body
 - List only active or paused syncs (`is_active`)
 - Filter by status to find failed syncs (`status`, any case: `"failed"` = `"FAILED"`)
 
-**Pagination**: `limit` (alias `page_size`, 1–1000, default 10) with `offset`
-(0–10000) or `page`; or follow `pagination.next_cursor` with `cursor` (aliases
+**Pagination**: `limit` (alias `page_size`, 1 to 1000, default 10) with `offset`
+(0 to 10000) or `page`; or follow `pagination.next_cursor` with `cursor` (aliases
 `next_cursor`, `after`) — a cursor walk never skips or repeats a row, however
 the bucket changes meanwhile. `total` is always the exact number of matches.
 

@@ -174,16 +174,16 @@ def envelope(
 
 
 def render(error: AppError) -> Response:
-    body = envelope(
-        error.status, error.type, error.message, code=error.code, details=error.details
+    body = envelope(error.status, error.type, error.message, code=error.code, details=error.details)
+    return Response(
+        body, status_code=error.status, headers=error.headers, media_type="application/json"
     )
-    return Response(body, status_code=error.status, headers=error.headers,
-                    media_type="application/json")
 
 
 def internal_error_body() -> bytes:
-    return envelope(500, "InternalServerError", "An unexpected error occurred.",
-                    code="internal_error")
+    return envelope(
+        500, "InternalServerError", "An unexpected error occurred.", code="internal_error"
+    )
 
 
 async def _app_error(_: Request, exc: Exception) -> Response:

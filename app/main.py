@@ -44,9 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        openapi_tags=[
-            {"name": "Bucket Syncs", "description": "Sync configurations of a bucket."}
-        ],
+        openapi_tags=[{"name": "Bucket Syncs", "description": "Sync configurations of a bucket."}],
     )
     app.state.settings = settings
     app.include_router(api.router)

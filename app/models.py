@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     PrimaryKeyConstraint,
     String,
+    Table,
     UniqueConstraint,
     func,
     text,
@@ -64,6 +65,13 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class, typed as such (for Core statements)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _now() -> Mapped[datetime]:
@@ -186,13 +194,9 @@ class SyncConfig(Base):
             "total_files_failed >= 0 AND total_bytes_synced >= 0 AND consecutive_failures >= 0",
             name="counters",
         ),
-        _list_index(
-            "ix_sync_configs_list", include=("status", "is_active", "connection_id")
-        ),
+        _list_index("ix_sync_configs_list", include=("status", "is_active", "connection_id")),
         _list_index("ix_sync_configs_status", "status", include=("is_active", "connection_id")),
-        _list_index(
-            "ix_sync_configs_connection", "connection_id", include=("status", "is_active")
-        ),
+        _list_index("ix_sync_configs_connection", "connection_id", include=("status", "is_active")),
         _list_index("ix_sync_configs_active", "is_active", include=("status", "connection_id")),
     )
 

@@ -68,9 +68,7 @@ class CursorCodec:
     def _tag(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()[:_TAG_BYTES]
 
-    def encode(
-        self, namespace_id: str, bucket_id: str, filters: FilterKey, after: SortKey
-    ) -> str:
+    def encode(self, namespace_id: str, bucket_id: str, filters: FilterKey, after: SortKey) -> str:
         payload = orjson.dumps(
             [_VERSION, namespace_id, bucket_id, *filters, after.micros, after.sync_config_id]
         )
@@ -188,7 +186,9 @@ def pagination_block(
     previous_page = None
     if offset > 0:
         last_page_offset = max(total_pages - 1, 0) * limit
-        previous_page = f"{base_path}?limit={limit}&offset={max(min(offset - limit, last_page_offset), 0)}"
+        previous_page = (
+            f"{base_path}?limit={limit}&offset={max(min(offset - limit, last_page_offset), 0)}"
+        )
     return {
         "total": total,
         "page": offset // limit + 1,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -43,14 +42,14 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.models import ApiKey, Bucket, Namespace, StorageConnection, SyncConfig
+from app.models import ApiKey, Bucket, Namespace, StorageConnection, SyncConfig, table_of
 from app.pagination import PageRequest, SortKey
 
-sync_configs = SyncConfig.__table__
-api_keys = ApiKey.__table__
-namespaces = Namespace.__table__
-buckets = Bucket.__table__
-connections = StorageConnection.__table__
+sync_configs = table_of(SyncConfig)
+api_keys = table_of(ApiKey)
+namespaces = table_of(Namespace)
+buckets = table_of(Bucket)
+connections = table_of(StorageConnection)
 
 # The order keys appear in every object, published fields first.
 OUTPUT_FIELDS = (
@@ -205,9 +204,12 @@ def _list_statement(shape: tuple[bool, bool, bool], with_cursor: bool) -> Select
             Text,
         )
     )
-    last = select(shown.c.created_at, shown.c.sync_config_id).order_by(
-        shown.c.created_at.asc(), shown.c.sync_config_id.asc()
-    ).limit(1).subquery("last")
+    last = (
+        select(shown.c.created_at, shown.c.sync_config_id)
+        .order_by(shown.c.created_at.asc(), shown.c.sync_config_id.asc())
+        .limit(1)
+        .subquery("last")
+    )
     return select(
         total.scalar_subquery().label("total"),
         results.scalar_subquery().label("results"),
@@ -447,4 +449,3 @@ class SyncWrites:
             .returning(sync_configs.c.sync_config_id)
         )
         return deleted is not None
-

@@ -87,8 +87,9 @@ def _json_size_at_most(limit: int, what: str) -> Any:
     def check(value: Any) -> Any:
         if value is not None and len(orjson.dumps(value)) > limit:
             raise PydanticCustomError(
-                "too_long", "{what} must be at most {limit} bytes as JSON", {
-                    "what": what, "limit": limit}
+                "too_long",
+                "{what} must be at most {limit} bytes as JSON",
+                {"what": what, "limit": limit},
             )
         return value
 
@@ -251,8 +252,9 @@ class MappingEntry(StrictModel):
 
 
 class SchemaMapping(StrictModel):
-    mappings: Annotated[dict[Annotated[str, Field(max_length=256)], MappingEntry],
-                        Field(max_length=200)]
+    mappings: Annotated[
+        dict[Annotated[str, Field(max_length=256)], MappingEntry], Field(max_length=200)
+    ]
 
 
 class IngestFilter(StrictModel):
@@ -347,8 +349,15 @@ class SyncConfigUpdate(_KeptOptions):
 
     # Columns that cannot hold NULL: sending null for them leaves them unchanged.
     NOT_NULL: ClassVar[frozenset[str]] = frozenset(
-        {"metadata", "status", "is_active", "polling_interval_seconds", "batch_size",
-         "source_path", "skip_batch_submission"}
+        {
+            "metadata",
+            "status",
+            "is_active",
+            "polling_interval_seconds",
+            "batch_size",
+            "source_path",
+            "skip_batch_submission",
+        }
     )
 
 
@@ -409,8 +418,7 @@ class Pagination(BaseModel):
     total_pages: int
     next_page: str | None = Field(description="Relative URL of the next page; null at the end")
     previous_page: str | None = Field(
-        description="Relative URL of the previous page; null on the first page and in "
-        "cursor mode"
+        description="Relative URL of the previous page; null on the first page and in cursor mode"
     )
     next_cursor: str | None = Field(
         description="Opaque keyset cursor for the rows after this page; null on the last page"

@@ -44,9 +44,7 @@ async def _run_online() -> None:
 
 def main() -> None:
     if context.is_offline_mode():
-        context.configure(
-            url="postgresql://", target_metadata=target_metadata, literal_binds=True
-        )
+        context.configure(url="postgresql://", target_metadata=target_metadata, literal_binds=True)
         with context.begin_transaction():
             context.run_migrations()
         return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,8 +166,3 @@ def expected_order(rows: list[tuple[Any, ...]]) -> list[str]:
     created, ident = column("created_at"), column("sync_config_id")
     ordered = sorted(rows, key=lambda r: (r[created], r[ident]), reverse=True)
     return [r[ident] for r in ordered]
-
-
-@pytest.fixture
-def rng() -> Iterator[random.Random]:
-    yield random.Random(42)

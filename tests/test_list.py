@@ -136,7 +136,9 @@ async def test_each_filter_alone_and_combined(
         body = {
             key: value
             for key, value in {
-                "connection_id": connection_id, "status": status, "is_active": active
+                "connection_id": connection_id,
+                "status": status,
+                "is_active": active,
             }.items()
             if value is not None
         }
@@ -275,7 +277,7 @@ async def test_links_fetch_the_neighbouring_pages(
     back = (
         await client.post(f"{tenant.list_url}?limit=7&offset=14", headers=tenant.headers)
     ).json()
-    previous = (await client.post(back["pagination"]["previous_page"], headers=tenant.headers))
+    previous = await client.post(back["pagination"]["previous_page"], headers=tenant.headers)
     assert [r["sync_config_id"] for r in previous.json()["results"]] == seen[7:14]
 
 
@@ -304,7 +306,9 @@ async def test_pagination_parameters_and_aliases(
     response = await client.post(tenant.list_url, headers=tenant.headers, params=params)
     assert response.status_code == 200, response.text
     data = response.json()
-    assert [r["sync_config_id"] for r in data["results"]] == expected_order(rows)[start:start + size]
+    assert [r["sync_config_id"] for r in data["results"]] == expected_order(rows)[
+        start : start + size
+    ]
     assert data["pagination"]["page_size"] == size
     assert data["pagination"]["page"] == start // size + 1
     assert data["total"] == data["pagination"]["total"] == 20
@@ -395,12 +399,11 @@ async def test_unknown_status_lists_allowed_values(
     response = await client.post(tenant.list_url, headers=tenant.headers, json={"status": "nope"})
     assert response.status_code == 422
     message = response.json()["error"]["details"]["validation_errors"][0]["message"]
-    assert "PENDING" in message and "DEACTIVATED" in message
+    assert "PENDING" in message
+    assert "DEACTIVATED" in message
 
 
-async def test_paused_status_points_to_is_active(
-    client: httpx.AsyncClient, tenant: Tenant
-) -> None:
+async def test_paused_status_points_to_is_active(client: httpx.AsyncClient, tenant: Tenant) -> None:
     response = await client.post(tenant.list_url, headers=tenant.headers, json={"status": "paused"})
     assert response.status_code == 422
     message = response.json()["error"]["details"]["validation_errors"][0]["message"]
