@@ -13,12 +13,10 @@ import pytest
 import uvicorn
 from mixpeek import ApiClient, BucketSyncsApi, Configuration
 from mixpeek.exceptions import NotFoundException, UnprocessableEntityException
-from mixpeek.models import (
-    ListSyncConfigurationsRequest,
-    SyncConfigurationModel,
-    SyncCreateRequest,
-    SyncUpdateRequest,
-)
+from mixpeek.models.list_sync_configurations_request import ListSyncConfigurationsRequest
+from mixpeek.models.sync_configuration_model import SyncConfigurationModel
+from mixpeek.models.sync_create_request import SyncCreateRequest
+from mixpeek.models.sync_update_request import SyncUpdateRequest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
