@@ -1,7 +1,8 @@
 """Bearer key + namespace + bucket → the caller's ``BucketScope``. Tenancy is
 enforced here and nowhere else: every repository is built from the scope.
 
-Resolution is one statement (``find_key_owner``). Each worker keeps successful
+Resolution is one statement (``find_key_owner``), which also leases rate-limit
+tokens for the key (``app/ratelimit.py``). Each worker keeps successful
 resolutions for ``APP_AUTH_CACHE_SECONDS`` (default 5 s): that bounds how long a
 revoked key, in any worker, can still be used. Failures are never cached.
 """
@@ -17,7 +18,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.database import Database
 from app.errors import BadRequestError, NotFoundError, UnauthorizedError
 from app.ids import API_KEY_LENGTH, hash_api_key
-from app.repository import BucketScope, find_key_owner
+from app.ratelimit import RateLimiter
+from app.repository import BucketScope, find_key_owner, lease_tokens
 from app.schemas import is_storable_text
 
 MAX_REF_LENGTH = 200
@@ -107,11 +109,26 @@ async def current_scope(
         raise NotFoundError.of("bucket", bucket_id.encode(errors="replace").decode())
     key_hash = hash_api_key(api_key)
     cache: TenancyCache = request.app.state.tenancy_cache
+    limiter: RateLimiter | None = request.app.state.rate_limiter
     cache_key = (key_hash, namespace_ref, bucket_id)
     scope = cache.get(cache_key)
-    if scope is not None:
-        return scope
+    if scope is None:
+        scope = await _resolve(database, cache, limiter, cache_key)
+    elif limiter is not None and limiter.wants_lease(key_hash):
+        async with database.read() as conn:
+            lease = await lease_tokens(conn, database.statements, key_hash, limiter.lease_request)
+        limiter.record_lease(key_hash, lease.granted, lease.left)
+    request.state.namespace_id = scope.namespace_id  # for the access log
+    if limiter is not None:
+        request.state.rate_limit = (limiter.policy.policy_header, limiter.spend(key_hash))
+    return scope
 
+
+async def _resolve(
+    database: Database, cache: TenancyCache, limiter: RateLimiter | None, cache_key: CacheKey
+) -> BucketScope:
+    key_hash, namespace_ref, bucket_ref = cache_key
+    wants_lease = limiter is not None and limiter.wants_lease(key_hash)
     async with database.read() as conn:
         owner = await find_key_owner(
             conn,
@@ -119,14 +136,17 @@ async def current_scope(
             key_hash=key_hash,
             # Longer than any stored name: cannot match, and need not be sent whole.
             namespace_ref=namespace_ref[: MAX_REF_LENGTH + 1],
-            bucket_ref=bucket_id[: MAX_REF_LENGTH + 1],
+            bucket_ref=bucket_ref[: MAX_REF_LENGTH + 1],
+            lease=limiter.lease_request if limiter is not None and wants_lease else None,
         )
     if owner is None:
         raise UnauthorizedError("The API key is invalid or revoked.", code="invalid_api_key")
+    if limiter is not None and owner.lease is not None:
+        limiter.record_lease(key_hash, owner.lease.granted, owner.lease.left)
     if owner.namespace_id is None:
         raise NotFoundError.of("namespace", namespace_ref[:MAX_REF_LENGTH])
     if owner.bucket_id is None:
-        raise NotFoundError.of("bucket", bucket_id[:MAX_REF_LENGTH])
+        raise NotFoundError.of("bucket", bucket_ref[:MAX_REF_LENGTH])
     scope = BucketScope(owner.organization_id, owner.user_id, owner.namespace_id, owner.bucket_id)
     cache.put(cache_key, scope)
     return scope

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Double,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -253,3 +254,15 @@ class SyncConfig(Base):
     sync_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     max_objects_per_run: Mapped[int | None] = mapped_column(Integer)
     sync_concurrency: Mapped[int | None] = mapped_column(Integer)
+
+
+class RateLimitBucket(Base):
+    """The shared token bucket of one API key (see app/ratelimit.py)."""
+
+    __tablename__ = "rate_limit_buckets"
+
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Double)
+    refilled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Tokens handed out by the latest lease: set and returned by the same statement.
+    granted: Mapped[int] = mapped_column(Integer)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     DateTime,
+    Double,
     Integer,
     Select,
     String,
@@ -34,6 +35,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     select,
+    true,
     tuple_,
     update,
 )
@@ -42,7 +44,15 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.models import ApiKey, Bucket, Namespace, StorageConnection, SyncConfig, table_of
+from app.models import (
+    ApiKey,
+    Bucket,
+    Namespace,
+    RateLimitBucket,
+    StorageConnection,
+    SyncConfig,
+    table_of,
+)
 from app.pagination import PageRequest, SortKey
 
 sync_configs = table_of(SyncConfig)
@@ -50,6 +60,7 @@ api_keys = table_of(ApiKey)
 namespaces = table_of(Namespace)
 buckets = table_of(Bucket)
 connections = table_of(StorageConnection)
+rate_limit_buckets = table_of(RateLimitBucket)
 
 # The order keys appear in every object, published fields first.
 OUTPUT_FIELDS = (
@@ -151,6 +162,55 @@ def _tenancy_statement() -> Select[Any]:
     )
 
 
+def _lease_insert(source: Select[Any]) -> Any:
+    """Refill a key's shared bucket by the time elapsed, then hand out up to
+    ``want`` whole tokens; one statement, so concurrent workers serialize on the row."""
+    capacity = _param("capacity", Double)
+    refilled = func.least(
+        capacity,
+        rate_limit_buckets.c.tokens
+        + func.extract("epoch", func.now() - rate_limit_buckets.c.refilled_at)
+        * _param("rate", Double),
+    )
+    granted = cast(func.least(_param("want", Integer), func.floor(refilled)), Integer)
+    statement = postgresql.insert(rate_limit_buckets).from_select(
+        ["key_hash", "tokens", "refilled_at", "granted"], source
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[rate_limit_buckets.c.key_hash],
+        set_={"tokens": refilled - granted, "refilled_at": func.now(), "granted": granted},
+    ).returning(rate_limit_buckets.c.granted, rate_limit_buckets.c.tokens)
+
+
+def _new_bucket_row() -> Select[Any]:
+    """A first lease: a full bucket minus what this lease takes."""
+    first = func.least(_param("want", Integer), _param("capacity", Double))
+    return select(
+        _param("key_hash", postgresql.BYTEA),
+        _param("capacity", Double) - first,
+        func.now(),
+        cast(first, Integer),
+    )
+
+
+def _lease_statement() -> Any:
+    return _lease_insert(_new_bucket_row())
+
+
+def _tenancy_with_lease_statement() -> Select[Any]:
+    """Tenancy resolution and, for a valid key, a rate-limit lease: one round trip."""
+    owner = _tenancy_statement().cte("owner")
+    lease = _lease_insert(_new_bucket_row().where(select(owner).exists())).cte("lease")
+    return select(
+        owner.c.organization_id,
+        owner.c.user_id,
+        owner.c.namespace_id,
+        owner.c.bucket_id,
+        lease.c.granted,
+        lease.c.tokens,
+    ).select_from(owner.outerjoin(lease, true()))
+
+
 def _filter_conditions(shape: tuple[bool, bool, bool]) -> list[ColumnElement[bool]]:
     """The namespace, bucket and filters: shared by the page and its count."""
     by_connection, by_status, by_active = shape
@@ -233,6 +293,8 @@ class Statements:
     def __init__(self, dialect: Dialect) -> None:
         self._dialect = dialect
         self.tenancy = Compiled.of(_tenancy_statement(), dialect)
+        self.tenancy_with_lease = Compiled.of(_tenancy_with_lease_statement(), dialect)
+        self.lease = Compiled.of(_lease_statement(), dialect)
         self.get = Compiled.of(_get_statement(), dialect)
         self._lists: dict[tuple[bool, bool, bool, bool], Compiled] = {}
 
@@ -259,6 +321,28 @@ class KeyOwner:
     user_id: str
     namespace_id: str | None
     bucket_id: str | None
+    lease: Lease | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    granted: int  # tokens handed to this worker
+    left: float  # tokens left in the shared bucket
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRequest:
+    want: int
+    capacity: int
+    per_second: float
+
+    def values(self, key_hash: bytes) -> dict[str, Any]:
+        return {
+            "key_hash": key_hash,
+            "want": self.want,
+            "capacity": float(self.capacity),
+            "rate": self.per_second,
+        }
 
 
 async def find_key_owner(
@@ -268,18 +352,32 @@ async def find_key_owner(
     key_hash: bytes,
     namespace_ref: str,
     bucket_ref: str,
+    lease: LeaseRequest | None = None,
 ) -> KeyOwner | None:
-    """None when the key is unknown or revoked."""
+    """None when the key is unknown or revoked. With ``lease``, also leases
+    rate-limit tokens for a valid key, in the same round trip."""
+    values: dict[str, Any] = {
+        "key_hash": key_hash,
+        "namespace_ref": namespace_ref,
+        "bucket_ref": bucket_ref,
+    }
     stmt = statements.tenancy
-    row = await conn.fetchrow(
-        stmt.sql,
-        *stmt.args(
-            {"key_hash": key_hash, "namespace_ref": namespace_ref, "bucket_ref": bucket_ref}
-        ),
-    )
+    if lease is not None:
+        stmt = statements.tenancy_with_lease
+        values.update(lease.values(key_hash))
+    row = await conn.fetchrow(stmt.sql, *stmt.args(values))
     if row is None:
         return None
-    return KeyOwner(*row)
+    granted = Lease(row[4], row[5]) if lease is not None and row[4] is not None else None
+    return KeyOwner(row[0], row[1], row[2], row[3], granted)
+
+
+async def lease_tokens(
+    conn: asyncpg.Connection, statements: Statements, key_hash: bytes, lease: LeaseRequest
+) -> Lease:
+    stmt = statements.lease
+    row = await conn.fetchrow(stmt.sql, *stmt.args(lease.values(key_hash)))
+    return Lease(row[0], row[1])
 
 
 # --- sync configurations ------------------------------------------------------------

@@ -185,7 +185,7 @@ async def test_walk_during_inserts_and_deletes_has_no_duplicates_or_skips(
                 headers=tenant.headers,
                 json={"connection_id": tenant.connection_id, "source_path": f"/new/{n}"},
             )
-            assert response.status_code == 200
+            assert response.status_code == 200, (response.text, response.headers)
             n += 1
             inserted += 1
             if pending:
