@@ -60,7 +60,7 @@ bearer = HTTPBearer(
 )
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
@@ -70,10 +70,10 @@ Db = Annotated[Database, Depends(get_database)]
 
 async def current_scope(
     request: Request,
-    database: Db,
     bucket_id: Annotated[
         str, Path(description="The bucket's id (`bkt_…`) or name, in the namespace.")
     ],
+    # Declared for the OpenAPI document; ``authenticate`` reads the raw request.
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     x_namespace: Annotated[
         str | None,
@@ -88,15 +88,28 @@ async def current_scope(
         Query(description="The namespace, when the X-Namespace header cannot be sent."),
     ] = None,
 ) -> BucketScope:
-    if credentials is None:
+    return await authenticate(request, bucket_id)
+
+
+def _bearer_key(authorization: str | None) -> str:
+    scheme, _, key = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
         raise UnauthorizedError(
             "Missing or malformed Authorization header; send 'Authorization: Bearer sk_...'.",
             code="missing_api_key",
         )
-    api_key = credentials.credentials
-    if len(api_key) != API_KEY_LENGTH or not api_key.startswith("sk_"):
+    key = key.strip()
+    if len(key) != API_KEY_LENGTH or not key.startswith("sk_"):
         raise UnauthorizedError("The API key is invalid or revoked.", code="invalid_api_key")
-    namespace_ref = x_namespace if x_namespace is not None else namespace
+    return key
+
+
+async def authenticate(request: Request, bucket_id: str) -> BucketScope:
+    """The one place a request becomes a tenant: key, then namespace, then bucket."""
+    api_key = _bearer_key(request.headers.get("authorization"))
+    namespace_ref = request.headers.get("x-namespace")
+    if namespace_ref is None:
+        namespace_ref = request.query_params.get("namespace")
     if not namespace_ref:
         raise BadRequestError(
             "The X-Namespace header is required (a namespace id or name); "
@@ -107,6 +120,7 @@ async def current_scope(
         raise NotFoundError.of("namespace", namespace_ref.encode(errors="replace").decode())
     if not is_storable_text(bucket_id):
         raise NotFoundError.of("bucket", bucket_id.encode(errors="replace").decode())
+    database: Database = request.app.state.database
     key_hash = hash_api_key(api_key)
     cache: TenancyCache = request.app.state.tenancy_cache
     limiter: RateLimiter | None = request.app.state.rate_limiter

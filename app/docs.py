@@ -96,3 +96,81 @@ RESUME_DESCRIPTION = """\
 Resume a sync: `paused=false`, `is_active=true`, `status=ACTIVE`, pause fields
 cleared and `next_sync_at` set to now. Resuming a running sync changes nothing.
 """
+
+
+def _query_parameters() -> list[dict[str, Any]]:
+    from app.schemas import ListQuery
+
+    schema = ListQuery.model_json_schema()
+    parameters = []
+    for name, field_schema in schema["properties"].items():
+        description = field_schema.pop("description", None)
+        field_schema.pop("default", None)
+        parameters.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": description,
+                "schema": field_schema,
+            }
+        )
+    return parameters
+
+
+def list_operation_extra() -> dict[str, Any]:
+    """The list operation's parameters and body for OpenAPI: the handler reads the raw
+    request, so FastAPI cannot infer them (``extra_component_schemas`` adds the
+    models these refer to)."""
+    return {
+        "parameters": [
+            {
+                "name": "bucket_id",
+                "in": "path",
+                "required": True,
+                "description": "The bucket's id (`bkt_…`) or name, in the namespace.",
+                "schema": {"type": "string", "title": "Bucket Id"},
+            },
+            {
+                "name": "X-Namespace",
+                "in": "header",
+                "required": False,
+                "description": "REQUIRED: the namespace, by id (`ns_…`) or name. "
+                "May be given as the `namespace` query parameter instead.",
+                "schema": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            },
+            {
+                "name": "namespace",
+                "in": "query",
+                "required": False,
+                "description": "The namespace, when the X-Namespace header cannot be sent.",
+                "schema": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+            },
+            *_query_parameters(),
+        ],
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/SyncListFilter"},
+                            {"type": "null"},
+                        ],
+                        "title": "Filters",
+                    },
+                    "examples": LIST_BODY_EXAMPLES,
+                }
+            },
+        },
+        "security": [{"HTTPBearer": []}],
+    }
+
+
+def extra_component_schemas() -> dict[str, Any]:
+    from app.schemas import SyncListFilter
+
+    schema = SyncListFilter.model_json_schema(ref_template="#/components/schemas/{model}")
+    components: dict[str, Any] = schema.pop("$defs", {})
+    components["SyncListFilter"] = schema
+    return components

@@ -85,7 +85,19 @@ SyncModeInput = Annotated[SyncMode, BeforeValidator(_sync_mode_any_case)]
 
 def _json_size_at_most(limit: int, what: str) -> Any:
     def check(value: Any) -> Any:
-        if value is not None and len(orjson.dumps(value)) > limit:
+        if value is None:
+            return value
+        try:
+            encoded = orjson.dumps(value)
+        except orjson.JSONEncodeError:
+            # Integers outside 64 bits or nesting past 254 levels: not storable as
+            # JSON we can return (a TypeError here would otherwise be a 500).
+            raise PydanticCustomError(
+                "json_unsupported",
+                "{what} must hold integers within 64 bits and at most 254 levels of nesting",
+                {"what": what},
+            ) from None
+        if len(encoded) > limit:
             raise PydanticCustomError(
                 "too_long",
                 "{what} must be at most {limit} bytes as JSON",
@@ -201,6 +213,37 @@ class SyncListFilter(StrictModel):
 
     def as_key(self) -> tuple[str | None, str | None, bool | None]:
         return (self.connection_id, self.status.value if self.status else None, self.is_active)
+
+
+class ListQuery(BaseModel):
+    """The list route's query parameters (validated from the raw query string)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        default=None, description="Page size, 1..1000 (default 10)."
+    )
+    page_size: Annotated[int, Field(ge=1, le=1000)] | None = Field(
+        default=None, description="Alias of `limit`."
+    )
+    offset: Annotated[int, Field(ge=0, le=10_000)] | None = Field(
+        default=None, description="Rows to skip, 0..10000."
+    )
+    page: Annotated[int, Field(ge=1, le=10_001)] | None = Field(
+        default=None, description="1-based page number: offset = (page-1) * limit."
+    )
+    cursor: Annotated[str, Field(max_length=1024)] | None = Field(
+        default=None, description="Opaque cursor from `pagination.next_cursor`."
+    )
+    next_cursor: Annotated[str, Field(max_length=1024)] | None = Field(
+        default=None, description="Alias of `cursor`."
+    )
+    after: Annotated[str, Field(max_length=1024)] | None = Field(
+        default=None, description="Alias of `cursor`."
+    )
+    include_total: bool | None = Field(
+        default=None, description="Accepted for compatibility; `total` is always exact."
+    )
 
 
 # --- objects ----------------------------------------------------------------------

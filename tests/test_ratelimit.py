@@ -4,6 +4,8 @@ for every worker (here: several app instances on one database)."""
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -61,13 +63,16 @@ async def test_workers_share_one_bucket(
     database_ready: str, settings: Settings, tenant: Tenant
 ) -> None:
     async with workers(settings, 3, rate_limit_per_minute=6, rate_limit_burst=10) as clients:
+        started = time.monotonic()
         statuses = await asyncio.gather(
             *[clients[i % 3].post(tenant.list_url, headers=tenant.headers) for i in range(30)]
         )
+        elapsed = time.monotonic() - started
     codes = [r.status_code for r in statuses]
-    # 10 tokens in the shared bucket (plus at most a fraction refilled meanwhile).
-    assert codes.count(200) == 10
-    assert codes.count(429) == 20
+    # 10 tokens in the shared bucket, plus what refilled meanwhile (0.1 per second).
+    allowed = 10 + math.floor(elapsed * 0.1)
+    assert 10 <= codes.count(200) <= allowed
+    assert codes.count(200) + codes.count(429) == 30
 
 
 async def test_limits_are_per_key(database_ready: str, settings: Settings, tenant: Tenant) -> None:
