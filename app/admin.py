@@ -256,6 +256,7 @@ def seed_rows(
     moment = newest or datetime.now(UTC)
     rows: list[tuple[Any, ...]] = []
     for status in chosen:
+        sync_config_id = ids.new_sync_config_id()
         if rng.random() >= 0.025:
             moment -= timedelta(microseconds=rng.randint(1, 5_000_000))
         paused = status == "SUSPENDED"
@@ -268,12 +269,13 @@ def seed_rows(
         rows.append(
             (
                 namespace_id,
-                ids.new_sync_config_id(),
+                sync_config_id,
                 bucket_id,
                 rng.choice(connection_ids),
                 organization_id,
                 user_id,
-                rng.choice(_PATHS) + f"{rng.randint(0, 9999):04d}",
+                # Unique per sync: one sync per (connection, source path) in a bucket.
+                rng.choice(_PATHS) + sync_config_id[5:],
                 rng.choice(_FILTERS),
                 "continuous" if rng.random() < 0.85 else "initial_only",
                 rng.choice((60, 300, 300, 900, 3600)),

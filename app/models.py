@@ -181,6 +181,14 @@ class SyncConfig(Base):
     __tablename__ = "sync_configs"
     __table_args__ = (
         PrimaryKeyConstraint("namespace_id", "sync_config_id"),
+        # One sync per source in a bucket: a second would ingest the same files twice.
+        UniqueConstraint(
+            "namespace_id",
+            "bucket_id",
+            "connection_id",
+            "source_path",
+            name="uq_sync_configs_source",
+        ),
         ForeignKeyConstraint(
             ["namespace_id", "bucket_id"],
             ["buckets.namespace_id", "buckets.bucket_id"],

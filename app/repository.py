@@ -31,7 +31,6 @@ from sqlalchemy import (
     cast,
     delete,
     func,
-    insert,
     literal,
     literal_column,
     select,
@@ -42,8 +41,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.errors import AlreadyExistsError
 from app.models import (
     ApiKey,
     Bucket,
@@ -445,6 +446,21 @@ class SyncReads:
         return None if value is None else str(value)
 
 
+_ONE_SYNC_PER_SOURCE = "uq_sync_configs_source"
+
+
+def _duplicate_source(connection_id: str | None, source_path: str | None) -> AlreadyExistsError:
+    return AlreadyExistsError(
+        "A sync configuration for this connection and source path already exists in this bucket.",
+        code="sync_config_exists",
+        details={
+            "resource": "sync_config",
+            "connection_id": connection_id,
+            "source_path": source_path,
+        },
+    )
+
+
 class SyncWrites:
     """Changes to sync configurations inside the caller's transaction."""
 
@@ -478,18 +494,28 @@ class SyncWrites:
             "sync_config_id": sync_config_id,
         }
         document = await self._conn.scalar(
-            insert(sync_configs).values(row).returning(cast(sync_document(sync_configs.c), Text))
+            postgresql.insert(sync_configs)
+            .values(row)
+            .on_conflict_do_nothing(constraint=_ONE_SYNC_PER_SOURCE)
+            .returning(cast(sync_document(sync_configs.c), Text))
         )
+        if document is None:
+            raise _duplicate_source(row["connection_id"], row["source_path"])
         return str(document)
 
     async def update(self, sync_config_id: str, values: Mapping[str, Any]) -> str | None:
         """Apply ``values`` in one conditional UPDATE; None when no such config."""
-        document = await self._conn.scalar(
-            update(sync_configs)
-            .where(*self._this(sync_config_id))
-            .values({**values, "updated_at": func.clock_timestamp()})
-            .returning(cast(sync_document(sync_configs.c), Text))
-        )
+        try:
+            document = await self._conn.scalar(
+                update(sync_configs)
+                .where(*self._this(sync_config_id))
+                .values({**values, "updated_at": func.clock_timestamp()})
+                .returning(cast(sync_document(sync_configs.c), Text))
+            )
+        except IntegrityError as error:
+            if getattr(error.orig, "sqlstate", None) == "23505":  # unique_violation
+                raise _duplicate_source(None, values.get("source_path")) from None
+            raise
         return None if document is None else str(document)
 
     async def current(self, sync_config_id: str) -> str | None:

@@ -389,6 +389,7 @@ class SyncConfigUpdate(_KeptOptions):
     batch_size: BatchSize | None = None
     file_filters: FileFilters | None = None
     source_path: Annotated[StrictStr, Field(min_length=1, max_length=1024)] | None = None
+    sync_from: UtcDatetime | None = None
 
     # Columns that cannot hold NULL: sending null for them leaves them unchanged.
     NOT_NULL: ClassVar[frozenset[str]] = frozenset(

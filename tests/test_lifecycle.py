@@ -394,3 +394,62 @@ async def test_concurrent_changes_lose_nothing_and_never_resurrect(
     assert (await client.get(url, headers=tenant.headers)).status_code == 404
     listed = (await client.post(tenant.list_url, headers=tenant.headers)).json()
     assert listed["total"] == 0
+
+
+async def test_second_sync_for_the_same_source_is_409(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    first = await create(client, tenant, source_path="media/a/")
+    again = await client.post(
+        tenant.syncs_url,
+        headers=tenant.headers,
+        json={"connection_id": tenant.connection_id, "source_path": "media/a/"},
+    )
+    assert again.status_code == 409
+    error = again.json()["error"]
+    assert error["type"] == "AlreadyExistsError"
+    assert error["code"] == "sync_config_exists"
+    other = await create(client, tenant, source_path="media/b/")
+    moved = await client.patch(
+        f"{tenant.syncs_url}/{other['sync_config_id']}",
+        headers=tenant.headers,
+        json={"source_path": "media/a/", "description": "would collide"},
+    )
+    assert moved.status_code == 409
+    unchanged = await client.get(
+        f"{tenant.syncs_url}/{other['sync_config_id']}", headers=tenant.headers
+    )
+    assert unchanged.json() == other  # the failed PATCH changed nothing
+    listed = await client.post(tenant.list_url, headers=tenant.headers)
+    assert {r["sync_config_id"] for r in listed.json()["results"]} == {
+        first["sync_config_id"],
+        other["sync_config_id"],
+    }
+
+
+async def test_update_accepts_the_kept_only_keys(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    made = await create(client, tenant)
+    response = await client.patch(
+        f"{tenant.syncs_url}/{made['sync_config_id']}",
+        headers=tenant.headers,
+        json={
+            "sync_from": "2025-01-02T03:04:05Z",
+            "batch_collection_ids": ["col_1"],
+            "skip_batch_submission": True,
+            "max_objects_per_run": 500,
+            "sync_concurrency": 4,
+            "provider_filters": {"use_search_api": False},
+            "reconcile": {"on_delete": False},
+            "ingest_filter": {"retriever_id": "ret_9", "action": "drop"},
+        },
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["sync_from"] == "2025-01-02T03:04:05.000000Z"
+    assert body["batch_collection_ids"] == ["col_1"]
+    assert body["skip_batch_submission"] is True
+    assert body["max_objects_per_run"] == 500
+    assert body["sync_concurrency"] == 4
+    assert body["provider_filters"] == {"use_search_api": False}
+    assert body["reconcile"]["on_delete"] is False
+    assert body["ingest_filter"]["action"] == "drop"

@@ -245,6 +245,13 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("namespace_id", "sync_config_id", name=op.f("pk_sync_configs")),
+        sa.UniqueConstraint(
+            "namespace_id",
+            "bucket_id",
+            "connection_id",
+            "source_path",
+            name=op.f("uq_sync_configs_source"),
+        ),
     )
     op.create_index(
         "ix_sync_configs_active",
