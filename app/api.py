@@ -47,9 +47,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         400: "Bad request: missing namespace, conflicting parameters, invalid cursor.",
         401: "Missing, malformed, unknown or revoked API key.",
         404: "Namespace, bucket or sync configuration not found.",
+        408: "The request body was not received in time.",
+        409: "A sync configuration for this connection and source path already exists.",
         413: "Request body larger than 1 MiB.",
+        414: "Query string longer than 8 KiB.",
         422: "Validation error: unknown keys, wrong types, out-of-range values.",
         429: "Too many requests.",
+        431: "Request headers exceed 100 fields or 32 KiB.",
         503: "The database is unavailable; retry after Retry-After seconds.",
     }.items()
 }

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import admin
 from app.database import create_engine, database_url
 from app.errors import AppError
 from app.migrate import upgrade
-from app.settings import get_settings
+from app.settings import describe_invalid, get_settings
 
 T = TypeVar("T")
 
@@ -89,6 +93,11 @@ def serve(
 
     from app.bootstrap import bootstrap_if_empty
 
+    _reset_metrics_dir()  # before prometheus_client is imported: it opens its files then
+    from app.observability import configure_logging
+
+    configure_logging(get_settings())
+
     async def prepare() -> dict[str, str] | None:
         engine = _engine()
         try:
@@ -126,8 +135,29 @@ def serve(
         server_header=False,
         timeout_keep_alive=5,
         timeout_graceful_shutdown=20,
+        # A new worker may take a while to start on a busy host (rolling restarts).
+        timeout_worker_healthcheck=30,
         h11_max_incomplete_event_size=16 * 1024,
+        # Logging is set up by create_app() in each worker (app/observability.py),
+        # and its access log replaces uvicorn's.
+        log_config=None,
+        access_log=False,
     )
+
+
+def _reset_metrics_dir() -> None:
+    """Empty (or create) ``PROMETHEUS_MULTIPROC_DIR`` before the workers start, so a
+    previous run's samples are not added to this one's (app/observability.py)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for child in path.iterdir():  # the folder itself may be a mount point
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 @orgs.command("create")
@@ -226,4 +256,9 @@ def seed(
 
 
 def main() -> None:
+    try:
+        get_settings()
+    except ValidationError as error:
+        typer.echo(f"error: {describe_invalid(error)}", err=True)
+        raise SystemExit(2) from None
     cli()

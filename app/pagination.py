@@ -83,6 +83,10 @@ class CursorCodec:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
             raise _invalid() from None
+        if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != token:
+            # Stray characters and altered padding bits decode to the same bytes: only
+            # the exact token issued is accepted.
+            raise _invalid()
         payload, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
         if len(raw) <= _TAG_BYTES or not hmac.compare_digest(tag, self._tag(payload)):
             raise _invalid()

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,6 +20,21 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="PostgreSQL URL. Unset: an embedded PostgreSQL is started under data_dir.",
+    )
+    database_read_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL of a streaming read replica (hot standby). Set: list "
+        "and get read from it, except a caller's reads that could miss its own latest "
+        "write, and while the replica lags or is down (then the primary). See "
+        "docs/scaling.md.",
+    )
+    read_replica_max_lag_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="Reads go to the primary while the replica has not been seen caught "
+        "up with it for this long. Also bounds how stale a replica read can be for "
+        "writes made through other workers or hosts.",
     )
     data_dir: Path = Field(
         default=Path(".data"),
@@ -39,6 +55,20 @@ class Settings(BaseSettings):
         description="How long a worker reuses a resolved key/namespace/bucket. Bounds how "
         "long a revoked key keeps working; 0 disables the cache.",
     )
+    rate_limit_per_minute: int = Field(
+        default=6000,
+        ge=0,
+        le=10_000_000,
+        description="Sustained requests per minute per API key, across all workers and "
+        "hosts (token bucket in PostgreSQL). 0 disables rate limiting.",
+    )
+    rate_limit_burst: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000_000,
+        description="Bucket size: requests a key may make at once before the sustained "
+        "rate applies.",
+    )
     pool_size: int = Field(default=10, ge=1, le=200)
     pool_max_overflow: int = Field(default=5, ge=0, le=200)
     pool_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
@@ -46,6 +76,11 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=5000, ge=100, le=600_000)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = Field(default="INFO")
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="Log lines as JSON objects (containers, log shippers) or readable "
+        "text (`make run`).",
+    )
 
     @field_validator("cursor_secret")
     @classmethod
@@ -66,3 +101,14 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def describe_invalid(error: ValidationError) -> str:
+    """One line naming each wrong variable and why; never the value (it may be a secret)."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    problems = []
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem["loc"]) or "settings"
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        problems.append(f"{prefix}{field.upper()}: {message}")
+    return "invalid configuration: " + "; ".join(problems)

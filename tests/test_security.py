@@ -46,8 +46,9 @@ async def build_world(engine: AsyncEngine, client: httpx.AsyncClient) -> list[Pl
                         conn, organization, namespace_id, f"bucket-{b}"
                     )
                     places.append(
-                        Place(org, key.api_key, namespace_id, f"space-{n}", bucket_id,
-                              f"bucket-{b}")
+                        Place(
+                            org, key.api_key, namespace_id, f"space-{n}", bucket_id, f"bucket-{b}"
+                        )
                     )
         for place in places[-4:]:
             headers = auth(place, place.namespace_id)
@@ -91,9 +92,7 @@ async def test_tenancy_matrix_never_leaks(client: httpx.AsyncClient, engine: Asy
             namespace = target.namespace_name if by_name else target.namespace_id
             bucket = target.bucket_name if by_name else target.bucket_id
             url = template.format(bucket=bucket, sync=target.sync_id)
-            response = await client.request(
-                method, url, headers=auth(caller, namespace), json=body
-            )
+            response = await client.request(method, url, headers=auth(caller, namespace), json=body)
             for secret in (target.sync_id, target.bucket_id, target.namespace_id):
                 if secret not in url and secret != namespace:  # echoes are not leaks
                     assert secret not in response.text, (method, url)
@@ -139,7 +138,7 @@ async def test_tenancy_matrix_never_leaks(client: httpx.AsyncClient, engine: Asy
 
 HOSTILE = [
     "'; DROP TABLE sync_configs; --",
-    "\" OR 1=1 --",
+    '" OR 1=1 --',
     "x' OR '1'='1",
     "%' OR 'a' LIKE '%",
     "$1::text",
