@@ -268,6 +268,9 @@ class RateLimitBucket(Base):
     """The shared token bucket of one API key (see app/ratelimit.py)."""
 
     __tablename__ = "rate_limit_buckets"
+    # Unlogged: no WAL, so a lease costs no fsync; a crash empties the buckets, which
+    # only means every key starts again with a full bucket.
+    __table_args__ = {"prefixes": ["UNLOGGED"]}
 
     key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     tokens: Mapped[float] = mapped_column(Double)

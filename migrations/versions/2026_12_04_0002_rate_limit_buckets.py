@@ -24,6 +24,8 @@ def upgrade() -> None:
         sa.Column("refilled_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("granted", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("key_hash", name=op.f("pk_rate_limit_buckets")),
+        # Unlogged: leases write no WAL (no fsync per lease); a crash resets the buckets.
+        prefixes=["UNLOGGED"],
     )
 
 
