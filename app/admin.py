@@ -19,21 +19,13 @@ from app.errors import AlreadyExistsError, BadRequestError, NotFoundError
 from app.models import (
     PROVIDER_TYPES,
     SYNC_STATUSES,
-    ApiKey,
-    Bucket,
-    Namespace,
-    Organization,
-    StorageConnection,
-    User,
-    table_of,
+    api_keys,
+    buckets,
+    connections,
+    namespaces,
+    organizations,
+    users,
 )
-
-organizations = table_of(Organization)
-users = table_of(User)
-api_keys = table_of(ApiKey)
-namespaces = table_of(Namespace)
-buckets = table_of(Bucket)
-connections = table_of(StorageConnection)
 
 
 @dataclass(frozen=True)

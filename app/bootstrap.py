@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import admin, ids
+from app.models import connections, users
 
 SEED_BATCH = 20_000
 
@@ -61,9 +62,7 @@ async def seed_bucket(
     bucket_id = await admin.find_bucket(conn, namespace_id, bucket_ref)
     connection_ids = await _seed_connections(conn, organization_id, connections)
     user_id = await conn.scalar(
-        select(admin.users.c.user_id)
-        .where(admin.users.c.organization_id == organization_id)
-        .limit(1)
+        select(users.c.user_id).where(users.c.organization_id == organization_id).limit(1)
     )
     if user_id is None:
         user_id = (await admin.create_api_key(conn, organization_id, "seed")).user_id
@@ -91,9 +90,9 @@ async def _seed_connections(conn: AsyncConnection, organization_id: str, wanted:
     existing: list[str] = list(
         (
             await conn.execute(
-                select(admin.connections.c.connection_id)
-                .where(admin.connections.c.organization_id == organization_id)
-                .order_by(admin.connections.c.created_at)
+                select(connections.c.connection_id)
+                .where(connections.c.organization_id == organization_id)
+                .order_by(connections.c.created_at)
                 .limit(wanted)
             )
         ).scalars()

@@ -87,6 +87,28 @@ def _ensure_database(admin_uri: str, database: str) -> None:
     _run_sync(create())
 
 
+async def recreate_database(url: str) -> None:
+    """Drop the database ``url`` names (if it exists) and create it empty, on the same
+    server: for tests, benchmarks and soak runs that need a clean slate."""
+    connect = driver_connect_kwargs(url)
+    name = connect["database"]
+    server = await asyncpg.connect(**{**connect, "database": "postgres"})
+    try:
+        await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await server.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await server.close()
+
+
+async def drop_database(url: str) -> None:
+    connect = driver_connect_kwargs(url)
+    server = await asyncpg.connect(**{**connect, "database": "postgres"})
+    try:
+        await server.execute(f'DROP DATABASE IF EXISTS "{connect["database"]}" WITH (FORCE)')
+    finally:
+        await server.close()
+
+
 def _connect_kwargs(uri: str) -> dict[str, Any]:
     """asyncpg keyword arguments for a libpq-style URI (unix socket in ``?host=``)."""
     parts = urlsplit(uri)

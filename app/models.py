@@ -277,3 +277,14 @@ class RateLimitBucket(Base):
     refilled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # Tokens handed out by the latest lease: set and returned by the same statement.
     granted: Mapped[int] = mapped_column(Integer)
+
+
+# Core handles of the tables, for the statements in repository.py and admin.py.
+organizations = table_of(Organization)
+users = table_of(User)
+api_keys = table_of(ApiKey)
+namespaces = table_of(Namespace)
+buckets = table_of(Bucket)
+connections = table_of(StorageConnection)
+sync_configs = table_of(SyncConfig)
+rate_limit_buckets = table_of(RateLimitBucket)

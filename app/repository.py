@@ -46,22 +46,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.errors import AlreadyExistsError
 from app.models import (
-    ApiKey,
-    Bucket,
-    Namespace,
-    RateLimitBucket,
-    StorageConnection,
-    SyncConfig,
-    table_of,
+    api_keys,
+    buckets,
+    connections,
+    namespaces,
+    rate_limit_buckets,
+    sync_configs,
 )
 from app.pagination import PageRequest, SortKey
-
-sync_configs = table_of(SyncConfig)
-api_keys = table_of(ApiKey)
-namespaces = table_of(Namespace)
-buckets = table_of(Bucket)
-connections = table_of(StorageConnection)
-rate_limit_buckets = table_of(RateLimitBucket)
 
 # The order keys appear in every object, published fields first.
 OUTPUT_FIELDS = (

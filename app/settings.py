@@ -69,8 +69,20 @@ class Settings(BaseSettings):
         description="Bucket size: requests a key may make at once before the sustained "
         "rate applies.",
     )
-    pool_size: int = Field(default=10, ge=1, le=200)
-    pool_max_overflow: int = Field(default=5, ge=0, le=200)
+    pool_size: int = Field(
+        default=32,
+        ge=1,
+        le=200,
+        description="Connections each worker keeps open. Size it to the concurrency a "
+        "worker serves: a request beyond it waits for a free connection.",
+    )
+    pool_max_overflow: int = Field(
+        default=0,
+        ge=0,
+        le=200,
+        description="Extra connections under bursts, closed again when returned; each "
+        "costs a new PostgreSQL backend, so 0 unless bursts are rare.",
+    )
     pool_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     connect_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
     statement_timeout_ms: int = Field(default=5000, ge=100, le=600_000)

@@ -198,15 +198,10 @@ async def _seed(url: str, settings: Any, connect: dict[str, Any]) -> tuple[list[
     import asyncpg
 
     from app import admin
-    from app.database import create_engine
+    from app.database import create_engine, recreate_database
     from app.migrate import upgrade
 
-    server = await asyncpg.connect(**{**connect, "database": "postgres"})
-    try:
-        await server.execute(f'DROP DATABASE IF EXISTS "{connect["database"]}" WITH (FORCE)')
-        await server.execute(f'CREATE DATABASE "{connect["database"]}"')
-    finally:
-        await server.close()
+    await recreate_database(url)
     engine = create_engine(url, settings)
     rng = random.Random(20261204)
     try:

@@ -38,11 +38,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 
-from app.database import create_engine, database_url, driver_connect_kwargs  # noqa: E402
+from app.database import create_engine, database_url, recreate_database  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.settings import Settings  # noqa: E402
 
@@ -83,13 +82,7 @@ async def prepare(url: str, settings: Settings) -> Tenant:
     """A fresh database (the server folder is reused, its data is not), one tenant."""
     from tests.conftest import make_tenant, seed
 
-    connect = driver_connect_kwargs(url)
-    admin = await asyncpg.connect(**{**connect, "database": "postgres"})
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{connect["database"]}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{connect["database"]}"')
-    finally:
-        await admin.close()
+    await recreate_database(url)
     engine = create_engine(url, settings)
     try:
         await upgrade(engine)

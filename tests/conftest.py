@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -22,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import admin
 from app.bootstrap import _copy
-from app.database import create_engine, database_url, driver_connect_kwargs
+from app.database import create_engine, database_url, recreate_database
 from app.main import create_app
 from app.migrate import upgrade
 from app.settings import Settings
@@ -47,13 +46,7 @@ def settings() -> Settings:
 async def database_ready(settings: Settings) -> str:
     """A fresh database, migrated to head once per run (this also runs the migrations)."""
     url = database_url(settings)
-    connect = driver_connect_kwargs(url)
-    admin_conn = await asyncpg.connect(**{**connect, "database": "postgres"})
-    try:
-        await admin_conn.execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)')
-        await admin_conn.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
-    finally:
-        await admin_conn.close()
+    await recreate_database(url)
     engine = create_engine(url, settings)
     try:
         await upgrade(engine)

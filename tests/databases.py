@@ -6,22 +6,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
 from sqlalchemy.engine import make_url
 
-from app.database import driver_connect_kwargs
+from app.database import drop_database, recreate_database
 
 
 @asynccontextmanager
 async def empty_database(database_ready: str, name: str) -> AsyncIterator[str]:
     """A new, unmigrated database beside the test database; yields its URL and drops
     it afterwards."""
-    connect = {**driver_connect_kwargs(database_ready), "database": "postgres"}
-    admin = await asyncpg.connect(**connect)
+    url = make_url(database_ready).set(database=name).render_as_string(hide_password=False)
+    await recreate_database(url)
     try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield make_url(database_ready).set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await drop_database(url)

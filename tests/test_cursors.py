@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.models import SyncConfig, table_of
+from app.models import sync_configs
 from tests.conftest import Tenant, column, expected_order, make_tenant, seed
 
 pytestmark = pytest.mark.asyncio
@@ -171,7 +171,7 @@ async def test_walk_during_inserts_and_deletes_has_no_duplicates_or_skips(
     # Rows deleted during the walk may or may not appear; the rest must appear exactly once.
     doomed = set(ids[::7])
     survivors = [i for i in ids if i not in doomed]
-    table = table_of(SyncConfig)
+    table = sync_configs
     stop = asyncio.Event()
     pending = list(doomed)
     inserted = 0

@@ -3,17 +3,17 @@ match the migrated schema."""
 
 from __future__ import annotations
 
-import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from app.database import create_engine, driver_connect_kwargs
+from app.database import create_engine
 from app.migrate import at_head, downgrade, upgrade
 from app.models import Base
 from app.settings import Settings
+from tests.databases import empty_database
 
 pytestmark = pytest.mark.asyncio
 
@@ -23,14 +23,11 @@ SCRATCH = "bucket_syncs_migrations"
 async def test_upgrade_downgrade_upgrade_on_an_empty_database(
     database_ready: str, settings: Settings
 ) -> None:
-    connect = driver_connect_kwargs(database_ready)
-    admin = await asyncpg.connect(**{**connect, "database": "postgres"})
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{SCRATCH}"')
-    finally:
-        await admin.close()
-    url = database_ready.replace(f"/{settings.database_name}?", f"/{SCRATCH}?")
+    async with empty_database(database_ready, SCRATCH) as url:
+        await _round_trip(url, settings)
+
+
+async def _round_trip(url: str, settings: Settings) -> None:
     engine = create_engine(url, settings)
 
     def tables(connection: Connection) -> set[str]:
