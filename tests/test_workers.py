@@ -1,6 +1,6 @@
 """Several worker processes behave as one service: a cursor issued by one worker is
-accepted by the other (the cursor secret is shared), and a revoked key is refused by
-every worker within ``APP_AUTH_CACHE_SECONDS``.
+accepted by the other (the cursor secret is shared), a revoked key is refused by
+every worker within ``APP_AUTH_CACHE_SECONDS``, and one rate limit covers them all.
 
 Which worker served a request is read from the operating system — the worker process
 holding the server side of the request's TCP connection — so the API exposes nothing
@@ -112,3 +112,41 @@ async def test_workers_share_cursors_and_refuse_a_revoked_key_in_time(
             until_both_served, server, workers, tenant.list_url, headers
         )
         assert {status for _, status, _ in refused} == {401}
+
+
+async def test_workers_share_one_rate_limit(
+    engine: AsyncEngine, database_ready: str, tmp_path: Path
+) -> None:
+    """Two worker processes draw on one bucket per key: together they allow the burst
+    (plus what refills meanwhile), not one burst each."""
+    tenant: Tenant = await make_tenant(engine, "limits")
+    headers = {**tenant.headers, "Content-Type": "application/json"}
+    burst, per_minute = 12, 6  # 0.1 token per second
+    env = {
+        "APP_DATABASE_URL": database_ready,
+        "APP_DATA_DIR": str(tmp_path / "data"),
+        "APP_RATE_LIMIT_BURST": str(burst),
+        "APP_RATE_LIMIT_PER_MINUTE": str(per_minute),
+    }
+    with running_server(env, tmp_path / "server.log", workers=2) as server:
+        deadline = time.monotonic() + 30
+        while len(workers := worker_pids(server.pid)) != 2:
+            assert time.monotonic() < deadline, f"workers: {workers}"
+            await asyncio.sleep(0.1)
+        started = time.monotonic()
+
+        def burst_of(count: int) -> list[tuple[int, int, Any]]:
+            return [request(server, workers, tenant.list_url, headers) for _ in range(count)]
+
+        answers = await asyncio.to_thread(burst_of, 3 * burst)
+        answers += await asyncio.to_thread(
+            until_both_served, server, workers, tenant.list_url, headers
+        )
+        elapsed = time.monotonic() - started
+    allowed = [pid for pid, status, _ in answers if status == 200]
+    refused = [body for _, status, body in answers if status == 429]
+    assert {status for _, status, _ in answers} <= {200, 429}
+    assert {pid for pid, _, _ in answers} == set(workers)
+    assert burst <= len(allowed) <= burst + int(elapsed * per_minute / 60)
+    assert refused
+    assert refused[0]["error"]["type"] == "TooManyRequestsError"
