@@ -409,8 +409,64 @@ class PauseRequest(StrictModel):
     reason: Annotated[StrictStr, Field(max_length=500)] | None = None
 
 
+EXAMPLE_SYNC: dict[str, Any] = {
+    "sync_config_id": "sync_4k2m9x7q1p0w3z8n",
+    "bucket_id": "bkt_8f3k2m9x7q1p",
+    "connection_id": "conn_abc123XYZ45678",
+    "internal_id": "int_Qm9xK2p7Lr4Tz8Wn1Vb6Yc3D",
+    "namespace_id": "ns_a1b2c3d4e5f6",
+    "source_path": "my-bucket/videos/",
+    "created_by_user_id": "usr_7Hk2Lm9Qp4Rs1Tv",
+    "file_filters": {
+        "include_patterns": ["*.mp4", "*.mov"],
+        "exclude_patterns": None,
+        "min_size_bytes": None,
+        "max_size_bytes": None,
+        "modified_after": None,
+        "modified_before": None,
+        "mime_types": None,
+        "extensions": None,
+    },
+    "sync_mode": "continuous",
+    "polling_interval_seconds": 300,
+    "batch_size": 50,
+    "create_object_on_confirm": True,
+    "skip_duplicates": True,
+    "status": "PENDING",
+    "is_active": True,
+    "total_files_discovered": 0,
+    "total_files_synced": 0,
+    "total_files_failed": 0,
+    "total_bytes_synced": 0,
+    "created_at": "2026-12-04T05:31:56.123456Z",
+    "updated_at": "2026-12-04T05:31:56.123456Z",
+    "last_sync_at": None,
+    "next_sync_at": None,
+    "last_error": None,
+    "consecutive_failures": 0,
+    "metadata": {"team": "marketing"},
+    "description": None,
+    "paused": False,
+    "paused_at": None,
+    "pause_reason": None,
+    "paused_by_user_id": None,
+    "locked": False,
+    "schema_mapping": None,
+    "ingest_filter": None,
+    "reconcile": None,
+    "provider_filters": None,
+    "batch_collection_ids": None,
+    "skip_batch_submission": False,
+    "sync_from": None,
+    "max_objects_per_run": None,
+    "sync_concurrency": None,
+}
+
+
 class SyncConfigOut(BaseModel):
     """A sync configuration as every route returns it (all keys always present)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_SYNC]})
 
     sync_config_id: str
     bucket_id: str
@@ -471,6 +527,26 @@ class Pagination(BaseModel):
 
 class SyncListResponse(BaseModel):
     """Response containing a list of sync configurations with pagination."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "results": [EXAMPLE_SYNC],
+                    "pagination": {
+                        "total": 23,
+                        "page": 1,
+                        "page_size": 10,
+                        "total_pages": 3,
+                        "next_page": "/v1/buckets/bkt_8f3k2m9x7q1p/syncs/list?limit=10&offset=10",
+                        "previous_page": None,
+                        "next_cursor": "WzEsIm5zX2ExYjJjM2Q0ZTVmNiIsImJrdF84ZjNrMm05eDdxMXAiXQ",
+                    },
+                    "total": 23,
+                }
+            ]
+        }
+    )
 
     results: list[SyncConfigOut] = Field(
         description="Sync configurations matching the filters, newest first. ALWAYS PRESENT."

@@ -158,3 +158,13 @@ def _round_trip(url: str, tenant: Tenant) -> None:
             api.create_sync_configuration_buckets(
                 bucket, SyncCreateRequest(connection_id=tenant.connection_id, batch_size=50)
             )
+
+
+def test_documented_examples_parse_as_the_sdks_models() -> None:
+    from mixpeek.models.sync_list_response import SyncListResponse as SdkListResponse
+
+    from app.schemas import EXAMPLE_SYNC, SyncListResponse
+
+    SyncConfigurationModel.from_dict(EXAMPLE_SYNC)
+    (example,) = SyncListResponse.model_json_schema()["examples"]
+    SdkListResponse.from_dict(example)
