@@ -12,10 +12,11 @@ from fastapi_offline import FastAPIOffline
 
 from app import api, docs, health, observability
 from app.auth import TenancyCache
-from app.database import Database, create_engine, cursor_secret, database_url, read_replica
+from app.database import Database, create_engine, cursor_secret, database_url
 from app.errors import install_error_handlers
 from app.middleware import EdgeMiddleware
 from app.ratelimit import RateLimiter, RatePolicy
+from app.replica import read_replica
 from app.settings import Settings, get_settings
 
 logger = logging.getLogger("bucket_syncs")

@@ -23,6 +23,7 @@ import signal
 import statistics
 import subprocess
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,10 +213,12 @@ class Load:
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _counter: int = 0
+    # Unique across loads on one tenant: one sync per (connection, source path).
+    _run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
     def _next_marker(self) -> str:
         self._counter += 1
-        return f"m{self._counter:06d}"
+        return f"m{self._run}-{self._counter:06d}"
 
     async def _one(self, client: httpx.AsyncClient, worker: int, round_: int) -> Outcome:
         tenant = self.tenant
