@@ -186,7 +186,7 @@ async def create_sync_config(
     values["metadata"] = values["metadata"] or {}
     values["skip_batch_submission"] = bool(values["skip_batch_submission"])
     async with database.write() as conn:
-        writes = SyncWrites(conn, scope)
+        writes = await SyncWrites.open(conn, scope)
         if not await writes.connection_exists(body.connection_id):
             raise NotFoundError.of("connection", body.connection_id)
         document = await writes.create(new_sync_config_id(), values)
@@ -232,7 +232,7 @@ async def update_sync_config(
         name for name in SyncConfigUpdate.NOT_NULL if getattr(body, name) is None
     }
     async with database.write() as conn:
-        writes = SyncWrites(conn, scope)
+        writes = await SyncWrites.open(conn, scope)
         if sent:
             document = await writes.update(sync_config_id, _stored(body, sent))
         else:
@@ -256,7 +256,8 @@ async def delete_sync_config(
 ) -> Response:
     _require_storable(sync_config_id)
     async with database.write() as conn:
-        deleted = await SyncWrites(conn, scope).delete(sync_config_id)
+        writes = await SyncWrites.open(conn, scope)
+        deleted = await writes.delete(sync_config_id)
     if not deleted:
         raise NotFoundError.of("sync_config", sync_config_id)
     database.note_write(scope)
@@ -288,7 +289,8 @@ async def pause_sync_config(
     _require_storable(sync_config_id)
     reason = body.reason if body is not None else None
     async with database.write() as conn:
-        document = await SyncWrites(conn, scope).pause(sync_config_id, reason)
+        writes = await SyncWrites.open(conn, scope)
+        document = await writes.pause(sync_config_id, reason)
     if document is None:
         raise NotFoundError.of("sync_config", sync_config_id)
     database.note_write(scope)
@@ -308,7 +310,8 @@ async def resume_sync_config(
 ) -> Response:
     _require_storable(sync_config_id)
     async with database.write() as conn:
-        document = await SyncWrites(conn, scope).resume(sync_config_id)
+        writes = await SyncWrites.open(conn, scope)
+        document = await writes.resume(sync_config_id)
     if document is None:
         raise NotFoundError.of("sync_config", sync_config_id)
     database.note_write(scope)

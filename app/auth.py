@@ -3,8 +3,10 @@ enforced here and nowhere else: every repository is built from the scope.
 
 Resolution is one statement (``find_key_owner``), which also leases rate-limit
 tokens for the key (``app/ratelimit.py``). Each worker keeps successful
-resolutions for ``APP_AUTH_CACHE_SECONDS`` (default 5 s): that bounds how long a
-revoked key, in any worker, can still be used. Failures are never cached.
+resolutions for ``APP_AUTH_CACHE_SECONDS`` (default 60 s), so most requests cost no
+tenancy round trip; revocation still takes effect at once, because every read
+statement and every write transaction re-checks the key (``repository.syncs``).
+Failures are never cached.
 """
 
 from __future__ import annotations
@@ -161,7 +163,9 @@ async def _resolve(
         raise NotFoundError.of("namespace", namespace_ref[:MAX_REF_LENGTH])
     if owner.bucket_id is None:
         raise NotFoundError.of("bucket", bucket_ref[:MAX_REF_LENGTH])
-    scope = BucketScope(owner.organization_id, owner.user_id, owner.namespace_id, owner.bucket_id)
+    scope = BucketScope(
+        owner.organization_id, owner.user_id, owner.namespace_id, owner.bucket_id, key_hash
+    )
     cache.put(cache_key, scope)
     return scope
 

@@ -184,7 +184,7 @@ def keys_revoke(
     key_prefix_or_id: Annotated[str, typer.Argument(help="Key id (key_…) or its first 10 chars.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Revoke a key. Running workers stop accepting it within APP_AUTH_CACHE_SECONDS."""
+    """Revoke a key. Every running worker refuses it from the next request on."""
     key_id = _in_transaction(lambda c: admin.revoke_api_key(c, key_prefix_or_id))
     _emit(as_json, {"revoked": key_id}, f"revoked {key_id}")
 

@@ -4,7 +4,7 @@ The bucket of each key lives in ``rate_limit_buckets``. A worker does not ask th
 database on every request: it *leases* a handful of tokens in one statement
 (refill by elapsed time, then take up to ``lease_size``; see
 ``repository.lease_statement``) and spends them locally until they run out or
-the lease expires. Tokens are taken from the shared bucket when leased, so all
+the lease expires (30 s). Tokens are taken from the shared bucket when leased, so all
 workers together never exceed ``burst + rate * time``; a lease that expires
 unspent only makes the limit a little stricter, never looser. The lease rides
 on the tenancy statement when that runs anyway, so a cached request costs no
@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from app.errors import TooManyRequestsError
 from app.repository import LeaseRequest
 
-LEASE_SECONDS = 5.0
+# A lease outlives the tenancy cache's usual refresh, so sparse keys rarely re-lease;
+# tokens it holds unspent only make the shared limit slightly stricter.
+LEASE_SECONDS = 30.0
 _MAX_KEYS = 100_000
 
 

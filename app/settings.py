@@ -49,11 +49,12 @@ class Settings(BaseSettings):
         "and kept in data_dir.",
     )
     auth_cache_seconds: float = Field(
-        default=5.0,
+        default=60.0,
         ge=0,
-        le=300,
-        description="How long a worker reuses a resolved key/namespace/bucket. Bounds how "
-        "long a revoked key keeps working; 0 disables the cache.",
+        le=3600,
+        description="How long a worker reuses a resolved key -> namespace -> bucket. "
+        "Revocation is not delayed by it: every request re-checks its key inside the "
+        "statement that serves it. 0 disables the cache.",
     )
     rate_limit_per_minute: int = Field(
         default=6000,

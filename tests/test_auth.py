@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import admin
+from app.main import create_app
+from app.settings import Settings
 from tests.conftest import Tenant, make_tenant, seed
 
 pytestmark = pytest.mark.asyncio
@@ -162,3 +165,40 @@ async def test_namespace_id_wins_over_a_name_that_looks_like_it(
     )
     assert response.status_code == 200
     assert response.json()["total"] == len(rows)
+
+
+async def test_revocation_is_immediate_even_with_a_warm_cache(
+    database_ready: str, settings: Settings, engine: AsyncEngine
+) -> None:
+    tenant = await make_tenant(engine, "revoke")
+    application = create_app(settings.model_copy(update={"auth_cache_seconds": 3600}))
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            made = await client.post(
+                tenant.syncs_url,
+                headers=tenant.headers,
+                json={"connection_id": tenant.connection_id, "source_path": "/r"},
+            )
+            url = f"{tenant.syncs_url}/{made.json()['sync_config_id']}"
+            assert (await client.post(tenant.list_url, headers=tenant.headers)).status_code == 200
+            async with engine.begin() as conn:
+                await admin.revoke_api_key(conn, tenant.api_key)
+            attempts = [
+                await client.post(tenant.list_url, headers=tenant.headers),
+                await client.get(url, headers=tenant.headers),
+                await client.patch(url, headers=tenant.headers, json={"description": "x"}),
+                await client.post(f"{url}/pause", headers=tenant.headers),
+                await client.delete(url, headers=tenant.headers),
+            ]
+    assert [r.status_code for r in attempts] == [401] * 5
+    assert all(r.json()["error"]["code"] == "invalid_api_key" for r in attempts)
+    async with engine.connect() as conn:
+        from app.models import sync_configs
+
+        still = await conn.scalar(
+            select(sync_configs.c.description).where(
+                sync_configs.c.namespace_id == tenant.namespace_id
+            )
+        )
+    assert still is None  # the PATCH after revocation changed nothing

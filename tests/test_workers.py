@@ -1,6 +1,7 @@
 """Several worker processes behave as one service: a cursor issued by one worker is
 accepted by the other (the cursor secret is shared), a revoked key is refused by
-every worker within ``APP_AUTH_CACHE_SECONDS``, and one rate limit covers them all.
+every worker (here after the cache expires; immediately is tested in test_auth), and
+one rate limit covers them all.
 
 Which worker served a request is read from the operating system — the worker process
 holding the server side of the request's TCP connection — so the API exposes nothing

@@ -28,8 +28,9 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.errors import AlreadyExistsError
+from app.errors import AlreadyExistsError, UnauthorizedError
 from app.models import (
+    api_keys,
     connections,
     sync_configs,
 )
@@ -55,6 +56,19 @@ def _filter_conditions(shape: tuple[bool, bool, bool]) -> list[ColumnElement[boo
     if by_active:
         conditions.append(sync_configs.c.is_active == param("is_active", Boolean))
     return conditions
+
+
+def _key_is_live() -> ColumnElement[bool]:
+    """Whether the caller's key is still unrevoked: checked inside every read, so a
+    revocation takes effect at once even while the tenancy cache holds the key."""
+    return (
+        select(api_keys.c.key_id)
+        .where(
+            api_keys.c.key_hash == param("key_hash", postgresql.BYTEA),
+            api_keys.c.revoked_at.is_(None),
+        )
+        .exists()
+    )
 
 
 def list_statement(shape: tuple[bool, bool, bool], with_cursor: bool) -> Select[Any]:
@@ -101,6 +115,7 @@ def list_statement(shape: tuple[bool, bool, bool], with_cursor: bool) -> Select[
         .subquery("last")
     )
     return select(
+        _key_is_live().label("key_live"),
         total.scalar_subquery().label("total"),
         results.scalar_subquery().label("results"),
         select(func.count()).select_from(fetched).scalar_subquery().label("fetched"),
@@ -110,11 +125,12 @@ def list_statement(shape: tuple[bool, bool, bool], with_cursor: bool) -> Select[
 
 
 def get_statement() -> Select[Any]:
-    return select(cast(sync_document(sync_configs.c), Text)).where(
+    document = select(cast(sync_document(sync_configs.c), Text)).where(
         sync_configs.c.namespace_id == param("namespace_id"),
         sync_configs.c.bucket_id == param("bucket_id"),
         sync_configs.c.sync_config_id == param("sync_config_id"),
     )
+    return select(_key_is_live().label("key_live"), document.scalar_subquery())
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +141,7 @@ class BucketScope:
     user_id: str
     namespace_id: str
     bucket_id: str
+    key_hash: bytes  # the credential that resolved it, re-checked by every statement
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +163,7 @@ class SyncReads:
         shape = (connection_id is not None, status is not None, is_active is not None)
         stmt = self._statements.list(shape, page.after is not None)
         values: dict[str, Any] = {
+            "key_hash": self._scope.key_hash,
             "namespace_id": self._scope.namespace_id,
             "bucket_id": self._scope.bucket_id,
             "connection_id": connection_id,
@@ -160,23 +178,30 @@ class SyncReads:
             values["after_id"] = page.after.sync_config_id
         row = await self._conn.fetchrow(stmt.sql, *stmt.args(values))
         assert row is not None
-        total, results, fetched, last_micros, last_id = row
+        key_live, total, results, fetched, last_micros, last_id = row
+        if not key_live:
+            raise revoked_key()
         last = None if last_id is None else SortKey.from_micros(last_micros, last_id)
         return ListPage(total, results, fetched > page.limit, last)
 
     async def get(self, sync_config_id: str) -> str | None:
         stmt = self._statements.get
-        value = await self._conn.fetchval(
+        row = await self._conn.fetchrow(
             stmt.sql,
             *stmt.args(
                 {
+                    "key_hash": self._scope.key_hash,
                     "namespace_id": self._scope.namespace_id,
                     "bucket_id": self._scope.bucket_id,
                     "sync_config_id": sync_config_id,
                 }
             ),
         )
-        return None if value is None else str(value)
+        assert row is not None
+        key_live, document = row
+        if not key_live:
+            raise revoked_key()
+        return None if document is None else str(document)
 
 
 _ONE_SYNC_PER_SOURCE = "uq_sync_configs_source"
@@ -194,12 +219,25 @@ def _duplicate_source(connection_id: str | None, source_path: str | None) -> Alr
     )
 
 
+def revoked_key() -> UnauthorizedError:
+    return UnauthorizedError("The API key is invalid or revoked.", code="invalid_api_key")
+
+
 class SyncWrites:
     """Changes to sync configurations inside the caller's transaction."""
 
     def __init__(self, conn: AsyncConnection, scope: BucketScope) -> None:
         self._conn = conn
         self._scope = scope
+
+    @classmethod
+    async def open(cls, conn: AsyncConnection, scope: BucketScope) -> SyncWrites:
+        """The writer for ``scope``, once its key is known to be unrevoked right now
+        (the tenancy cache may be older than a revocation)."""
+        live = await conn.scalar(select(_key_is_live()), {"key_hash": scope.key_hash})
+        if not live:
+            raise revoked_key()
+        return cls(conn, scope)
 
     def _this(self, sync_config_id: str) -> list[ColumnElement[bool]]:
         return [
