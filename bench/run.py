@@ -654,7 +654,10 @@ def offset_compare(server: Server, hot: Tenant, rounds: int = 100) -> dict[str, 
 
 
 def list_values(data: Data, shape: tuple[bool, bool, bool]) -> dict[str, Any]:
+    from app.ids import hash_api_key
+
     return {
+        "key_hash": hash_api_key(data.hot.api_key),
         "namespace_id": data.hot.namespace_id,
         "bucket_id": data.hot.bucket_id,
         "connection_id": None,
@@ -671,6 +674,8 @@ def _literal(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, bytes):
+        return "'\\x" + value.hex() + "'::bytea"
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -696,7 +701,7 @@ async def database_side(data: Data, explain: bool) -> dict[str, Any]:
             started = time.perf_counter()
             row = await statement.fetchrow(*args)
             times.append((time.perf_counter() - started) * 1000)
-        total = row[0] if row is not None else None
+        total = row[1] if row is not None else None  # (key_live, total, ...)
         explain = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "
         custom = "\n".join(r[0] for r in await conn.fetch(explain + compiled.sql, *args))
         # The service's driver keeps statements prepared, so PostgreSQL may switch to a
