@@ -12,7 +12,7 @@ from sqlalchemy import (
     String,
     cast,
     func,
-    literal,
+    literal_column,
 )
 from sqlalchemy.dialects import postgresql
 
@@ -31,9 +31,19 @@ OUTPUT_FIELDS = (
 )  # fmt: skip
 
 
+def _constant(text: str) -> ColumnElement[str]:
+    """A string written into the SQL itself: these never change, so binding them as
+    parameters would only cost an encode per value per request."""
+    return literal_column("'" + text.replace("'", "''") + "'", String)
+
+
+_UTC = _constant("UTC")
+_ISO_8601 = _constant('YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+
+
 def _iso_utc(column: ColumnElement[Any]) -> ColumnElement[str]:
     """ISO 8601 in UTC with a ``Z`` and microseconds, formatted by PostgreSQL."""
-    return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    return func.to_char(func.timezone(_UTC, column), _ISO_8601)
 
 
 def sync_document(columns: Iterable[ColumnElement[Any]]) -> ColumnElement[Any]:
@@ -42,7 +52,7 @@ def sync_document(columns: Iterable[ColumnElement[Any]]) -> ColumnElement[Any]:
     pairs: list[Any] = []
     for name in OUTPUT_FIELDS:
         column = by_name[name]
-        pairs.append(literal(name, String))
+        pairs.append(_constant(name))
         pairs.append(_iso_utc(column) if isinstance(column.type, DateTime) else column)
     return func.json_build_object(*pairs)
 
