@@ -183,3 +183,39 @@ def worker_pids(manager_pid: int) -> list[int]:
             ):
                 workers.append(child.pid)
     return sorted(workers)
+
+
+@contextlib.contextmanager
+def spawned_until_ready(
+    command: list[str], env: Mapping[str, str], log_path: Path, probe_url: str, timeout: float
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``command`` in its own process group, logging to ``log_path``; yields the process
+    once ``probe_url`` answers 200. Whatever is still running afterwards is stopped
+    (SIGTERM, then SIGKILL for the whole group)."""
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert process.poll() is None, log_path.read_text()
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(probe_url, timeout=2).status_code == 200:
+                    break
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.2)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)

@@ -10,19 +10,17 @@ import asyncio
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.databases import empty_database
+from tests.servers import spawned_until_ready
 
 pytestmark = pytest.mark.browser
 
@@ -78,34 +76,11 @@ def served(database_url: str, data_dir: Path) -> Iterator[str]:
         WEB_CONCURRENCY="1",
     )
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = data_dir / "serve.log"
     data_dir.mkdir(parents=True, exist_ok=True)
     command = [str(Path(sys.executable).parent / "bucket-syncs"), "serve", "--port", str(port)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+    with spawned_until_ready(command, env, data_dir / "serve.log", f"{base}/ready", 60):
         yield base
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
 
 
 def render(url: str, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:

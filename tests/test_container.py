@@ -27,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.settings import Settings
 from tests.databases import empty_database
+from tests.servers import spawned_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -313,35 +314,14 @@ def entrypoint(env: dict[str, str], log: Path) -> Iterator[str]:
     last --host wins); yields the base URL once /health answers."""
     port = free_port()
     command = [*local(image_command()), "--host", "127.0.0.1"]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env={**env, "PORT": str(port)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+    with spawned_until_ready(
+        command, {**env, "PORT": str(port)}, log, f"{base}/health", 90
+    ) as process:
         yield base
         # STOPSIGNAL: SIGTERM must end the server and its workers cleanly.
         process.send_signal(signal.SIGTERM)
         assert process.wait(40) == 0, log.read_text()
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
 
 
 def container_env(tmp_path: Path, database_url: str) -> dict[str, str]:
