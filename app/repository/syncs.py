@@ -263,6 +263,9 @@ class SyncWrites:
             "internal_id": self._scope.organization_id,
             "created_by_user_id": self._scope.user_id,
             "sync_config_id": sync_config_id,
+            # One instant for both: two clock_timestamp() defaults can differ by 1 µs.
+            "created_at": func.now(),
+            "updated_at": func.now(),
         }
         document = await self._conn.scalar(
             postgresql.insert(sync_configs)
