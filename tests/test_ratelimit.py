@@ -89,11 +89,11 @@ async def test_limits_are_per_key(database_ready: str, settings: Settings, tenan
 async def test_tokens_refill_over_time(
     database_ready: str, settings: Settings, tenant: Tenant
 ) -> None:
-    async with workers(settings, 1, rate_limit_per_minute=120, rate_limit_burst=2) as (client,):
+    async with workers(settings, 1, rate_limit_per_minute=60, rate_limit_burst=2) as (client,):
         for _ in range(2):
             assert (await client.post(tenant.list_url, headers=tenant.headers)).status_code == 200
         assert (await client.post(tenant.list_url, headers=tenant.headers)).status_code == 429
-        await asyncio.sleep(1.2)  # 2 tokens/s: the refused lease stands 1 s, then refills
+        await asyncio.sleep(1.5)  # 1 token/s: the refused lease stands 1 s, then refills
         assert (await client.post(tenant.list_url, headers=tenant.headers)).status_code == 200
 
 
